@@ -129,6 +129,8 @@ export interface JobRecord extends ExportJob {
   readonly tenant: Tenant;
   /** Step Functions execution that runs the export; set once the execution has started. */
   readonly executionArn?: string;
+  /** Parquet schema of every file the job writes, fixed by the begin step before any row is written. */
+  readonly outputSchema?: unknown;
 }
 
 export function isTerminal(status: JobStatus): boolean {
@@ -137,7 +139,7 @@ export function isTerminal(status: JobStatus): boolean {
 
 /** Returns the API view of a stored job, without the service-only fields. */
 export function toApiJob(record: JobRecord): ExportJob {
-  const { tenant: _tenant, executionArn: _executionArn, ...job } = record;
+  const { tenant: _tenant, executionArn: _executionArn, outputSchema: _outputSchema, ...job } = record;
   return job;
 }
 
