@@ -1,4 +1,4 @@
-import generated from './xdm-types.generated.json';
+import generated from './xdm-types.generated.json' with { type: 'json' };
 
 /**
  * Column types of the XDM Individual Profile and ExperienceEvent classes, in data form. Names are
