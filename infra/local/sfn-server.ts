@@ -89,10 +89,10 @@ export interface SfnServer {
    */
   waitForExecution(executionArn: string): Promise<ExecutionDescription>;
   /**
-   * Aborts running executions without calling `onExecutionEnded`, waits for the task handlers
-   * still running to return, and stops listening.
+   * Aborts running executions without calling `onExecutionEnded`, waits up to `taskWaitMs`
+   * (default 30 s) for task handlers that are still running, and stops listening.
    */
-  close(): Promise<void>;
+  close(options?: { readonly taskWaitMs?: number }): Promise<void>;
 }
 
 /** Step Functions rejects inputs larger than 256 KiB; requests are capped a little above that. */
@@ -232,10 +232,12 @@ export async function startSfnServer(options: SfnServerOptions): Promise<SfnServ
     });
     execution.abort = run.abort;
     logger.info('Local execution started', { executionArn });
-    run.result.then(
-      (output) => end(execution, { status: 'SUCCEEDED', output: JSON.stringify(output) }, true),
-      (error: unknown) => end(execution, failureOutcome(error), true),
-    );
+    run.result
+      .then(
+        (output) => end(execution, { status: 'SUCCEEDED', output: JSON.stringify(output) }, true),
+        (error: unknown) => end(execution, failureOutcome(error), true),
+      )
+      .catch((error: unknown) => logger.error('Recording the end of a local execution failed', { executionArn, error }));
     return startResponse(execution);
   }
 
@@ -253,7 +255,7 @@ export async function startSfnServer(options: SfnServerOptions): Promise<SfnServ
       );
       execution.abort();
       // The response does not wait for the ended event, as on AWS, where delivery is asynchronous.
-      void ending;
+      ending.catch((error: unknown) => logger.error('Recording a stopped local execution failed', { executionArn: execution.executionArn, error }));
     }
     return { stopDate: epochSeconds(execution.stopDate ?? new Date()) };
   }
@@ -321,15 +323,24 @@ export async function startSfnServer(options: SfnServerOptions): Promise<SfnServ
       await execution.ended;
       return describe(execution);
     },
-    async close() {
+    async close(closeOptions = {}) {
       closing = true;
-      const running = [...executions.values()];
-      for (const execution of running) {
+      const all = [...executions.values()];
+      for (const execution of all) {
         if (execution.status !== 'RUNNING') continue;
         void end(execution, { status: 'ABORTED', error: 'LocalServerClosed', cause: 'The local Step Functions server closed' }, false);
         execution.abort();
       }
-      await Promise.allSettled(running.flatMap((execution) => [execution.ended, ...execution.inFlight]));
+      const pending = all.flatMap((execution) => [execution.ended, ...execution.inFlight]);
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), closeOptions.taskWaitMs ?? 30_000);
+      });
+      const waitedOut = await Promise.race([Promise.allSettled(pending).then(() => false), timedOut]);
+      clearTimeout(timer);
+      if (waitedOut) logger.warn('Closing with task handlers still running', {
+          runningTasks: all.reduce((count, execution) => count + execution.inFlight.size, 0),
+        });
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -98,6 +98,17 @@ let server: SfnServer;
 let client: SFNClient;
 let stateMachineArn: string;
 const endedEvents: ExecutionStatusChangeEvent[] = [];
+/** Releases the task of the one-second machine that tests the execution timeout. */
+const slowTaskGate = deferred();
+const SLOW_MACHINE = {
+  name: 'SlowProbe',
+  definition: {
+    StartAt: 'Slow',
+    TimeoutSeconds: 1,
+    States: { Slow: { Type: 'Task' as const, Resource: 'arn:aws:lambda:us-east-1:000000000000:function:Slow', End: true as const } },
+  },
+  taskResourceLocalHandlers: { Slow: () => slowTaskGate.promise.then(() => ({})) },
+};
 
 beforeAll(async () => {
   machine = await loadExportStateMachine({
@@ -119,6 +130,7 @@ beforeAll(async () => {
         taskResourceLocalHandlers: machine.taskResourceLocalHandlers,
         retryIntervalOverrides: zeroRetryIntervals(machine.definition),
       },
+      SLOW_MACHINE,
     ],
     onExecutionEnded: (event) => {
       endedEvents.push(event);
@@ -133,6 +145,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  slowTaskGate.resolve();
   client?.destroy();
   await server?.close();
 });
@@ -252,6 +265,7 @@ describe('local export state machine', () => {
     shardFinished.set(6, finished.resolve);
     const executionArn = await startJob(6, { shards: [0], callsPerShard: () => 2, shardGate: gate.promise });
     await started.promise;
+    const running = await client.send(new DescribeExecutionCommand({ executionArn }));
 
     await client.send(new StopExecutionCommand({ executionArn, error: 'JobCancelled', cause: 'DELETE /export/jobs/6' }));
     const ended = await server.waitForExecution(executionArn);
@@ -259,6 +273,8 @@ describe('local export state machine', () => {
     await finished.promise;
     await new Promise((resolve) => setTimeout(resolve, 20));
 
+    expect(running.status).toBe('RUNNING');
+    expect(running.stopDate).toBeUndefined();
     expect(ended.status).toBe('ABORTED');
     const described = await client.send(new DescribeExecutionCommand({ executionArn }));
     expect(described.status).toBe('ABORTED');
@@ -296,6 +312,20 @@ describe('local export state machine', () => {
     );
 
     await expect(restart).rejects.toBeInstanceOf(ExecutionAlreadyExists);
+  });
+
+  it('times out after the definition TimeoutSeconds', async () => {
+    const started = await client.send(
+      new StartExecutionCommand({ stateMachineArn: server.stateMachineArn(SLOW_MACHINE.name), input: '{}' }),
+    );
+
+    const ended = await server.waitForExecution(started.executionArn!);
+    slowTaskGate.resolve();
+
+    expect(ended.status).toBe('TIMED_OUT');
+    expect(ended.error).toBe('States.Timeout');
+    const event = endedEvents.find((candidate) => candidate.detail.executionArn === started.executionArn);
+    expect(event?.detail.status).toBe('TIMED_OUT');
   });
 
   it('rejects unknown executions and state machines', async () => {
