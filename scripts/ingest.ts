@@ -91,7 +91,7 @@ async function main(): Promise<number> {
   const kind = args.events ? 'events' : 'profile fragments';
   console.log(
     `Read ${result.read} records from ${args.file}; stored ${result.written} as ${kind} of dataset ${args.datasetId} ` +
-      `(${args.org}/${args.sandbox}) in ${seconds.toFixed(1)} s; ${result.failedCount} lines failed.`,
+      `(${args.org}/${args.sandbox}) in ${seconds.toFixed(1)} s; ${result.failedCount} ${result.failedCount === 1 ? 'line' : 'lines'} failed.`,
   );
   for (const failure of result.failed.slice(0, MAX_PRINTED_FAILURES)) {
     console.error(`line ${failure.line}: ${failure.message}`);

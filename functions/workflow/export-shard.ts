@@ -2,7 +2,7 @@ import type { Context } from 'aws-lambda';
 import type { ShardCursor } from '../adapters/profile-store.js';
 import { encodeParquet } from '../adapters/parquet-encoder.js';
 import type { DataFile } from '../adapters/batch-store.js';
-import type { JobRecord, JobStatus } from '../domain/job.js';
+import { batchesOf, type JobRecord, type JobStatus } from '../domain/job.js';
 import type { OutputSchema } from '../domain/output-schema.js';
 import { createProfileExporter } from '../domain/profile-export.js';
 import { getConfig } from '../config.js';
@@ -119,9 +119,14 @@ async function writeFiles(
   shard: number,
   sequence: number,
 ): Promise<(DataFile & { batchId: string })[]> {
-  if (rowsByBatch.size === 0) return [];
   const status = await currentStatus(deps, job);
   if (status !== 'PROCESSING') return [];
+
+  // An earlier attempt of this invocation may have stopped at another page and written a file
+  // for a batch that gets no rows this time; that file would duplicate rows of the next sequence.
+  for (const { batchId } of batchesOf(job)) {
+    if (!rowsByBatch.has(batchId)) await deps.batches.deleteDataFile({ ...batchLocation(job, batchId), shard, sequence });
+  }
 
   const schema = job.outputSchema as OutputSchema;
   const files: (DataFile & { batchId: string })[] = [];

@@ -10,6 +10,9 @@ import { deleteJobBatches } from './job-cleanup.js';
  * already terminal is left as it is. Each status change is conditional, so when this races with
  * another step only one of them settles the job; the loser re-reads the job and applies the
  * rule for the status it finds.
+ *
+ * When the files cannot be deleted (S3 unavailable, say), the job still ends in its terminal
+ * status: its batches have no manifest, so they are not published, and a FAILED job says so.
  */
 export async function settleUnsuccessfulJob(
   deps: WorkflowDependencies,
@@ -23,14 +26,21 @@ export async function settleUnsuccessfulJob(
       logger.info('Job already settled', { status });
       return current;
     }
-    await deleteJobBatches(deps.batches, current);
+    const cleanupError = await deleteJobBatches(deps.batches, current).then(
+      () => undefined,
+      (error: unknown) => {
+        logger.error('Deleting the partial files of the job failed', { error });
+        return error;
+      },
+    );
     try {
       if (status === 'CANCELLING') {
         const cancelled = await deps.jobs.transition(tenant, id, { from: ['CANCELLING'], to: 'CANCELLED' });
         logger.info('Job cancelled');
         return cancelled;
       }
-      const failed = await deps.jobs.transition(tenant, id, { from: [status], to: 'FAILED', set: { errors } });
+      const allErrors = cleanupError === undefined ? errors : [...errors, cleanupFailure(cleanupError)];
+      const failed = await deps.jobs.transition(tenant, id, { from: [status], to: 'FAILED', set: { errors: allErrors } });
       logger.info('Job failed', { errorCodes: errors.map((error) => error.code) });
       return failed;
     } catch (error) {
@@ -40,4 +50,13 @@ export async function settleUnsuccessfulJob(
   }
   if (!current) throw new Error(`Job ${job.id} disappeared while it was being settled`);
   throw new Error(`Job ${job.id} kept changing status while it was being settled`);
+}
+
+function cleanupFailure(error: unknown): JobError {
+  const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return {
+    code: 'CLEANUP_FAILED',
+    msg: `Partial files could not be deleted (${reason}); the batches have no manifest, so they are not published`,
+    callStack: 'segment-export/cleanup',
+  };
 }

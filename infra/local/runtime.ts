@@ -16,6 +16,7 @@ import { type ProxyHandler, startLocalApi } from './http-adapter.js';
 import { createLambdaContext } from './lambda-context.js';
 import { type LambdaHandler, loadExportStateMachine } from './state-machine.js';
 import { startSfnServer } from './sfn-server.js';
+import type { ExportStackProps } from '../stack.js';
 
 /** Names of the local tables and bucket; the ingest CLI uses the same defaults. */
 export const LOCAL_RESOURCE_NAMES = {
@@ -46,6 +47,8 @@ export interface EmbeddedRuntimeOptions {
   readonly ingestSample?: boolean;
   /** Extra environment for the handlers, such as EXPORT_PAGE_SIZE. */
   readonly environment?: Readonly<Record<string, string>>;
+  /** Stack props the state machine is synthesized with, such as `mapMaxConcurrency`. */
+  readonly stackProps?: Partial<ExportStackProps>;
 }
 
 export interface EmbeddedRuntime {
@@ -95,7 +98,7 @@ export async function startEmbeddedRuntime(options: EmbeddedRuntimeOptions): Pro
   });
   delete process.env.AUTH_JWKS_URL;
 
-  const machine = await loadExportStateMachine({ loadHandler: importHandler });
+  const machine = await loadExportStateMachine({ loadHandler: importHandler, stackProps: options.stackProps });
   const onExecutionEnded = await importHandler(join(REPOSITORY_ROOT, 'functions/workflow/on-execution-ended.ts'));
   const sfn = await startSfnServer({
     stateMachines: [
