@@ -49,8 +49,8 @@ export class JobStatusConflictError extends ExportServiceError {
 export class ServiceUnavailableError extends ExportServiceError {}
 
 /**
- * A header or authentication failure, answered in the API gateway's shape
- * `{error_code, message}`; the HTTP status is the first three digits of the code.
+ * A header or authentication failure, returned in the API gateway's shape `{error_code, message}`.
+ * The HTTP status is the first three digits of the code.
  */
 export class GatewayError extends ExportServiceError {
   constructor(

@@ -109,8 +109,8 @@ function mergeStoredFragments(stored: StoredProfile): XdmRecord {
 }
 
 /**
- * A profile that has events but no profile record ("empty profile") is exported with the
- * identities its events carry and nothing else.
+ * Builds the profile of an identity that has events but no profile record ("empty profile"):
+ * the identities its events carry and nothing else.
  */
 function emptyProfileOf(stored: StoredProfile): XdmRecord {
   const identityMap: Record<string, XdmRecord[]> = {};

@@ -4,7 +4,7 @@ import { JobsTable } from '../adapters/jobs-table.js';
 import { createProfileStore, type ProfileStore } from '../adapters/profile-store.js';
 import { getConfig } from '../config.js';
 
-/** What the workflow steps read and write. Built once per process, on the first invocation. */
+/** Stores the workflow steps read and write, built once per process on the first invocation. */
 export interface WorkflowDependencies {
   readonly jobs: JobsTable;
   readonly profiles: ProfileStore;

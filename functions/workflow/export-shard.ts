@@ -23,7 +23,7 @@ export interface ShardTotals {
 /** The state of one shard's loop; each invocation returns the next one. */
 export interface ShardState extends StepInput {
   readonly shard: number;
-  /** Where the next invocation resumes; absent on the first invocation and once the shard is done. */
+  /** Position the next invocation resumes from; absent on the first invocation and once the shard is done. */
   readonly cursor?: ShardCursor;
   /** Number of the next data file of this shard; a retried invocation rewrites the same number. */
   readonly sequence?: number;
@@ -37,10 +37,10 @@ export interface ShardState extends StepInput {
 const EMPTY_TOTALS: ShardTotals = { rows: 0, byNamespace: {}, byBatch: {} };
 
 /**
- * Exports one shard (one profile bucket) for as long as this invocation may run: reads the bucket
- * page by page, merges, filters and projects each profile, then writes one Parquet file per batch
- * and returns a cursor. It stops at the next page check once the job is no longer PROCESSING, and
- * checks again around the file write so that no file survives a cancel or a failure.
+ * Exports one shard (one profile bucket) for as long as this invocation may run. It reads the
+ * bucket page by page, merges, filters and projects each profile, then writes one Parquet file per
+ * batch and returns a cursor. It stops at the next page check once the job is no longer
+ * PROCESSING, and checks again around the file write so that no file survives a cancel or a failure.
  */
 export async function exportShard(
   state: ShardState,
@@ -122,8 +122,8 @@ async function writeFiles(
   const status = await currentStatus(deps, job);
   if (status !== 'PROCESSING') return [];
 
-  // An earlier attempt of this invocation may have stopped at another page and written a file
-  // for a batch that gets no rows this time; that file would duplicate rows of the next sequence.
+  // An earlier attempt of this invocation may have stopped at another page and written a file for
+  // a batch that gets no rows this time. Left in place, it would duplicate rows of later files.
   for (const { batchId } of batchesOf(job)) {
     if (!rowsByBatch.has(batchId)) await deps.batches.deleteDataFile({ ...batchLocation(job, batchId), shard, sequence });
   }

@@ -4,7 +4,7 @@ import { getWorkflowDependencies, type WorkflowDependencies } from './dependenci
 import { settleUnsuccessfulJob } from './job-settlement.js';
 import { defineStep, parseStepMessage, type StepInput } from './step.js';
 
-/** What a Catch puts at `$.error`: the error name and its cause (Lambda's JSON error, or text). */
+/** The error a Catch puts at `$.error`: its name and its cause (Lambda's JSON error, or text). */
 export interface CaughtError {
   readonly Error?: string;
   readonly Cause?: string;
@@ -14,12 +14,12 @@ export interface FailExportInput extends StepInput {
   readonly error?: CaughtError;
 }
 
-/** Longest error message kept in a job's `errors[]`; longer ones are cut. */
+/** Maximum length of an error message kept in a job's `errors[]`; longer ones are cut. */
 const MAX_MESSAGE_LENGTH = 1000;
 
 /**
- * The state machine's Catch target: deletes the job's partial files and ends the job FAILED with
- * the caught error, or CANCELLED when a cancel was requested meanwhile.
+ * Settles the job after the state machine caught an error: deletes the job's partial files and
+ * ends the job FAILED with the caught error, or CANCELLED when a cancel was requested meanwhile.
  */
 export async function failExport(input: FailExportInput, deps: WorkflowDependencies = getWorkflowDependencies()): Promise<void> {
   const job = await deps.jobs.get(input.tenant, input.jobId);
@@ -42,8 +42,8 @@ export function toJobError(caught: CaughtError | undefined): JobError {
 }
 
 /**
- * Lambda reports a handler error as JSON `{errorType, errorMessage, trace}`; only the message is
- * kept, because the trace holds file paths of the function's bundle.
+ * Lambda reports a handler error as JSON `{errorType, errorMessage, trace}`. Only the message is
+ * kept, because the trace contains file paths of the function's bundle.
  */
 function causeMessage(cause: string | undefined): string {
   if (!cause) return 'The export failed without an error message';

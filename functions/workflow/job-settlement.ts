@@ -8,8 +8,8 @@ import { deleteJobBatches } from './job-cleanup.js';
  * Ends a job whose export did not succeed: deletes its partial files first, then moves it to
  * CANCELLED when a cancel was requested, or to FAILED with `errors` otherwise. A job that is
  * already terminal is left as it is. Each status change is conditional, so when this races with
- * another step only one of them settles the job; the loser re-reads the job and applies the
- * rule for the status it finds.
+ * another step only one of them settles the job. The loser re-reads the job and applies the rule
+ * for the status it finds.
  *
  * When the files cannot be deleted (S3 unavailable, say), the job still ends in its terminal
  * status: its batches have no manifest, so they are not published, and a FAILED job says so.

@@ -14,9 +14,9 @@ export type StepName = 'begin-export' | 'export-shard' | 'finish-export' | 'fail
 const STEP_PREFIX = /^\[([a-z-]+)\] /;
 
 /**
- * Wraps a workflow step: adds the job's ids to every log line, logs start and end, and on failure
- * logs the error and rethrows it with its name kept (Step Functions matches Retry and Catch on the
- * name) and the step name prefixed to the message, so the fail step can tell which step failed.
+ * Wraps a workflow step: adds the job's ids to every log line and logs start and end. On failure
+ * it logs the error and rethrows it with its name kept, because Step Functions matches Retry and
+ * Catch on the name. The step name is prefixed to the message so the fail step can report it.
  */
 export function defineStep<I extends StepInput, O>(
   step: StepName,

@@ -37,9 +37,9 @@ interface CompiledRoute {
 }
 
 /**
- * Serves API Lambda handlers over HTTP on 127.0.0.1 the way an API Gateway REST API with Lambda
- * proxy integration does: it turns each request into a version 1.0 proxy event, invokes the
- * handler in-process, and writes back its status, headers and body.
+ * Serves API Lambda handlers over HTTP on 127.0.0.1 as an API Gateway REST API with Lambda proxy
+ * integration does. Each request becomes a version 1.0 proxy event, the handler runs in-process,
+ * and its status, headers and body are written back.
  */
 export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi> {
   const compiled = options.routes.map(compileRoute);
@@ -81,7 +81,7 @@ async function handleRequest(
   }
   const matched = matches.find((entry) => entry.candidate.route.method === request.method);
   if (!matched) {
-    // API Gateway answers a missing method on an existing resource with 403 "Missing Authentication Token".
+    // API Gateway rejects a missing method on an existing resource with 403 "Missing Authentication Token".
     writeGatewayError(response, 403, 'Missing Authentication Token');
     return;
   }
@@ -103,7 +103,7 @@ async function handleRequest(
   try {
     result = await handler(event, context);
   } catch (error) {
-    // A handler that throws makes API Gateway answer 502; the handlers map their own errors.
+    // API Gateway returns 502 when a handler throws; the handlers map their own errors to responses.
     logger.error('API handler threw', { error, route: matched.candidate.route.path });
     writeGatewayError(response, 502, 'Internal server error');
     return;

@@ -66,7 +66,7 @@ const DOCUMENTED_CREATE_BODY = `
     }
 }`;
 
-/** The documented body without `evaluationInfo`, which asks for segment evaluation during the export. */
+/** The documented body without `evaluationInfo`, the request for segment evaluation during the export. */
 const CREATE_BODY_WITHOUT_EVALUATION = DOCUMENTED_CREATE_BODY.replace(
   /,\s*"evaluationInfo": \{\s*"segmentation": true\s*\}/,
   '',

@@ -9,14 +9,17 @@ export class ApiClient {
   ) {}
 
   async request(method: string, path: string, options: { body?: unknown; headers?: Record<string, string> } = {}) {
+    let body: string | undefined;
+    if (typeof options.body === 'string') body = options.body;
+    else if (options.body !== undefined) body = JSON.stringify(options.body);
     const response = await fetch(`${this.baseUrl}${path}`, {
       method,
       headers: {
         ...this.headers,
-        ...(options.body !== undefined && { 'Content-Type': 'application/json' }),
+        ...(body !== undefined && { 'Content-Type': 'application/json' }),
         ...options.headers,
       },
-      body: options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body),
+      body,
     });
     const text = await response.text();
     return { status: response.status, headers: response.headers, body: text ? (JSON.parse(text) as any) : undefined };
