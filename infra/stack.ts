@@ -5,6 +5,7 @@ import { Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import type { Construct } from 'constructs';
 import { JOBS_TABLE, PROFILES_TABLE, type TableDefinition } from '../functions/adapters/table-definitions.js';
@@ -98,7 +99,7 @@ export class ExportStack extends Stack {
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       encryption: BucketEncryption.S3_MANAGED,
-      // Parquet files are streamed in multipart uploads; a step that dies leaves parts behind.
+      // Guards against multipart uploads left behind by any writer (the export itself uses PutObject).
       lifecycleRules: [{ abortIncompleteMultipartUploadAfter: Duration.days(1) }],
       removalPolicy,
       autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
@@ -158,7 +159,18 @@ export class ExportStack extends Stack {
         detailType: ['Step Functions Execution Status Change'],
         detail: { status: ['ABORTED', 'FAILED', 'TIMED_OUT'], stateMachineArn: [this.stateMachine.stateMachineArn] },
       },
-      targets: [new LambdaFunction(workflow['on-execution-ended'])],
+      // Events the handler still fails after EventBridge's retries land in a queue rather than
+      // vanish, because each one is the only signal that settles a cancelled job.
+      targets: [
+        new LambdaFunction(workflow['on-execution-ended'], {
+          deadLetterQueue: new Queue(this, 'ExecutionEndedDeadLetterQueue', {
+            retentionPeriod: Duration.days(14),
+            enforceSSL: true,
+          }),
+          retryAttempts: 8,
+          maxEventAge: Duration.hours(6),
+        }),
+      ],
     });
 
     this.api = new ExportApi(this, 'Api', { handlers: api });

@@ -3,8 +3,9 @@
  *
  *   npm run ingest -- --org ORG [--sandbox SANDBOX] --dataset DATASET_ID FILE.ndjson [--events]
  *
- * DynamoDB endpoint: AWS_ENDPOINT_URL_DYNAMODB when set; else the embedded runtime's
- * `.data/endpoints.json` (written by `npm start`); else AWS itself when PROFILES_TABLE_NAME is set.
+ * DynamoDB endpoint: AWS_ENDPOINT_URL_DYNAMODB when set; else AWS itself when PROFILES_TABLE_NAME
+ * is set (credentials and region from the SDK's usual chain); else the embedded runtime's
+ * `endpoints.json` in DATA_DIR (default `.data`), which `npm start` writes.
  * Exit status: 0 when every line was stored, 1 when a line failed or the ingest stopped, 2 on
  * invalid arguments.
  */
@@ -22,7 +23,7 @@ import { ingestNdjson } from '../functions/ingest/ndjson-ingest.js';
 /** Table name the embedded runtime (`npm start`) creates. */
 const EMBEDDED_PROFILES_TABLE = 'segment-export-profiles';
 /** File in which the embedded runtime writes its emulator endpoints. */
-const ENDPOINTS_FILE = join('.data', 'endpoints.json');
+const ENDPOINTS_FILE = join(process.env.DATA_DIR ?? '.data', 'endpoints.json');
 /** Must equal the service's PROFILE_BUCKET_COUNT default, because buckets are part of the stored keys. */
 const DEFAULT_BUCKET_COUNT = 16;
 const MAX_PRINTED_FAILURES = 20;
@@ -144,18 +145,20 @@ function readBucketCount(): number | undefined {
 
 /** Picks the DynamoDB endpoint and table, or prints what to do and returns undefined. */
 async function resolveConnection(): Promise<{ client: DynamoDBClient; tableName: string } | undefined> {
-  const tableName = process.env.PROFILES_TABLE_NAME?.trim() || EMBEDDED_PROFILES_TABLE;
-  const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
+  const explicitTable = process.env.PROFILES_TABLE_NAME?.trim();
+  const tableName = explicitTable || EMBEDDED_PROFILES_TABLE;
+  // Emulators accept any region and credentials; AWS gets the SDK's own resolution.
+  const localRegion = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1';
   if (process.env.AWS_ENDPOINT_URL_DYNAMODB) {
-    return { client: new DynamoDBClient({ region, credentials: localCredentials() }), tableName };
+    return { client: new DynamoDBClient({ region: localRegion, credentials: localCredentials() }), tableName };
+  }
+  if (explicitTable) {
+    return { client: new DynamoDBClient({}), tableName };
   }
 
   const endpoint = await readEmbeddedEndpoint();
   if (endpoint !== undefined) {
-    return { client: new DynamoDBClient({ endpoint, region, credentials: localCredentials() }), tableName };
-  }
-  if (process.env.PROFILES_TABLE_NAME) {
-    return { client: new DynamoDBClient({ region }), tableName };
+    return { client: new DynamoDBClient({ endpoint, region: localRegion, credentials: localCredentials() }), tableName };
   }
 
   console.error(

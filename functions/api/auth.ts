@@ -1,6 +1,6 @@
 import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, type JWTPayload, jwtVerify } from 'jose';
 import type { AuthConfig } from '../config.js';
-import { GatewayError, RequestValidationError } from '../domain/errors.js';
+import { GatewayError, RequestValidationError, ServiceUnavailableError } from '../domain/errors.js';
 import { DEFAULT_SANDBOX, ORG_ID_PATTERN, SANDBOX_NAME_PATTERN, type Tenant } from '../domain/tenant.js';
 
 /** Grants of a verified access token. */
@@ -49,6 +49,11 @@ export function createTokenVerifier(auth: AuthConfig): TokenVerifier {
           clockTolerance: CLOCK_TOLERANCE_SECONDS,
         }));
       } catch (error) {
+        if (isKeySetUnavailable(error)) {
+          // The token may be fine: a 401 would make clients fetch new tokens instead of retrying.
+          const message = 'The access token cannot be verified now because the key set of the issuer is unavailable. Retry later.';
+          throw new ServiceUnavailableError(message, { reason: (error as { code?: string }).code ?? (error as Error).name });
+        }
         throw new GatewayError('401013', tokenFailureMessage(error), { reason: (error as { code?: string }).code });
       }
 
@@ -126,10 +131,18 @@ function tokenFailureMessage(error: unknown): string {
   if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'The access token is invalid: its signature does not verify.';
   if (error instanceof joseErrors.JWKSNoMatchingKey) return 'The access token is invalid: no key of the issuer matches it.';
   if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'The access token is invalid: its signing algorithm is not accepted.';
-  if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid) {
-    return 'The access token cannot be verified now: the key set of the issuer is unavailable.';
-  }
   return 'The access token is invalid: it is not a well-formed signed JWT.';
+}
+
+/**
+ * Tells whether verification failed because the issuer's key set could not be fetched: a timeout,
+ * a network error, a non-200 response or an invalid key set document.
+ */
+function isKeySetUnavailable(error: unknown): boolean {
+  if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid) return true;
+  // Compared by name: fetch may raise a TypeError of another realm (a vm context, as under jest).
+  if ((error as Error | undefined)?.name === 'TypeError' && /fetch failed/i.test((error as Error).message)) return true;
+  return error instanceof joseErrors.JOSEError && /JSON Web Key Set HTTP response/i.test(error.message);
 }
 
 function stringClaim(value: unknown): string | undefined {

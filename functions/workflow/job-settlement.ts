@@ -1,5 +1,5 @@
 import { JobStatusConflictError } from '../domain/errors.js';
-import type { JobError, JobRecord } from '../domain/job.js';
+import type { JobError, JobMetrics, JobRecord } from '../domain/job.js';
 import { logger } from '../logger.js';
 import type { WorkflowDependencies } from './dependencies.js';
 import { deleteJobBatches } from './job-cleanup.js';
@@ -35,12 +35,20 @@ export async function settleUnsuccessfulJob(
     );
     try {
       if (status === 'CANCELLING') {
-        const cancelled = await deps.jobs.transition(tenant, id, { from: ['CANCELLING'], to: 'CANCELLED' });
+        const cancelled = await deps.jobs.transition(tenant, id, {
+          from: ['CANCELLING'],
+          to: 'CANCELLED',
+          set: { metrics: withTotalTimeEnded(current, Date.now()) },
+        });
         logger.info('Job cancelled');
         return cancelled;
       }
       const allErrors = cleanupError === undefined ? errors : [...errors, cleanupFailure(cleanupError)];
-      const failed = await deps.jobs.transition(tenant, id, { from: [status], to: 'FAILED', set: { errors: allErrors } });
+      const failed = await deps.jobs.transition(tenant, id, {
+        from: [status],
+        to: 'FAILED',
+        set: { errors: allErrors, metrics: withTotalTimeEnded(current, Date.now()) },
+      });
       logger.info('Job failed', { errorCodes: errors.map((error) => error.code) });
       return failed;
     } catch (error) {
@@ -50,6 +58,12 @@ export async function settleUnsuccessfulJob(
   }
   if (!current) throw new Error(`Job ${job.id} disappeared while it was being settled`);
   throw new Error(`Job ${job.id} kept changing status while it was being settled`);
+}
+
+/** Returns the job's metrics with `totalTime` closed at `now`, as every terminal job reports it. */
+function withTotalTimeEnded(job: JobRecord, now: number): JobMetrics {
+  const startTimeInMs = job.metrics.totalTime?.startTimeInMs ?? job.creationTime;
+  return { ...job.metrics, totalTime: { startTimeInMs, endTimeInMs: now, totalTimeInMs: now - startTimeInMs } };
 }
 
 function cleanupFailure(error: unknown): JobError {

@@ -326,7 +326,7 @@ describe('export jobs on the embedded runtime', () => {
     const run = promisify(execFile)(
       join(REPOSITORY, 'node_modules/.bin/tsx'),
       [join(REPOSITORY, 'scripts/ingest.ts'), '--org', tenant.org, '--sandbox', tenant.sandbox, '--dataset', 'cli', file],
-      { cwd: directory, env: { ...process.env, AWS_ENDPOINT_URL_DYNAMODB: '' } },
+      { cwd: directory, env: { ...process.env, AWS_ENDPOINT_URL_DYNAMODB: '', PROFILES_TABLE_NAME: '' } },
     );
     const failure = await run.then(
       () => undefined,

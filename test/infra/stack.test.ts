@@ -257,6 +257,21 @@ describe('execution ended rule', () => {
       Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [logicalId('on-execution-ended'), 'Arn'] } })],
     });
   });
+
+  it('keeps events the handler keeps failing in a dead-letter queue', () => {
+    const queues = template.findResources('AWS::SQS::Queue');
+    const queueId = Object.keys(queues).find((id) => id.startsWith('ExecutionEndedDeadLetterQueue'));
+
+    expect(queueId).toBeDefined();
+    template.hasResourceProperties('AWS::Events::Rule', {
+      Targets: [
+        Match.objectLike({
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': [queueId, 'Arn'] } },
+          RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 21_600 },
+        }),
+      ],
+    });
+  });
 });
 
 describe('state machine', () => {
