@@ -20,6 +20,9 @@ import { collectFieldPaths } from '../functions/domain/xdm-schema.js';
 import { DEFAULT_SANDBOX, ORG_ID_PATTERN, SANDBOX_NAME_PATTERN } from '../functions/domain/tenant.js';
 import { ingestNdjson } from '../functions/ingest/ndjson-ingest.js';
 
+// The SDK warns that its releases after January 2027 need Node 22; this project pins its SDK version.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 /** Table name the embedded runtime (`npm start`) creates. */
 const EMBEDDED_PROFILES_TABLE = 'segment-export-profiles';
 /** File in which the embedded runtime writes its emulator endpoints. */
@@ -91,7 +94,7 @@ async function main(): Promise<number> {
 
   const kind = args.events ? 'events' : 'profile fragments';
   console.log(
-    `Read ${result.read} records from ${args.file}; stored ${result.written} as ${kind} of dataset ${args.datasetId} ` +
+    `Read ${result.read} lines from ${args.file}; stored ${result.written} as ${kind} of dataset ${args.datasetId} ` +
       `(${args.org}/${args.sandbox}) in ${seconds.toFixed(1)} s; ${result.failedCount} ${result.failedCount === 1 ? 'line' : 'lines'} failed.`,
   );
   for (const failure of result.failed.slice(0, MAX_PRINTED_FAILURES)) {
@@ -201,6 +204,9 @@ main().then(
   },
   (error: unknown) => {
     console.error(`Ingest failed: ${error instanceof Error ? error.message : String(error)}`);
+    if ((error as NodeJS.ErrnoException).code === 'ECONNREFUSED' && !process.env.AWS_ENDPOINT_URL_DYNAMODB) {
+      console.error('The DynamoDB emulator is not running: start `npm start` first, in another terminal.');
+    }
     process.exitCode = 1;
   },
 );

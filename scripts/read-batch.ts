@@ -50,11 +50,20 @@ async function main(): Promise<number> {
     return 1;
   }
   let printed = 0;
+  let previousSchema: string | undefined;
+  let filesWithSameSchema = 0;
   for (const file of files) {
     const buffer = await asyncBufferFromFile(file);
     if (parsed.values.schema) {
+      // Every file of a batch should share one schema, so only a change is printed again.
       const metadata = await parquetMetadataAsync(buffer);
-      console.log(JSON.stringify({ file, rows: Number(metadata.num_rows), schema: schemaTree(parquetSchema(metadata)) }, null, 2));
+      const schema = JSON.stringify(schemaTree(parquetSchema(metadata)), null, 2);
+      if (schema === previousSchema) {
+        filesWithSameSchema += 1;
+        continue;
+      }
+      console.log(`${file} (${Number(metadata.num_rows)} rows):\n${schema}`);
+      previousSchema = schema;
       continue;
     }
     const rows = await parquetReadObjects({ file: buffer });
@@ -64,6 +73,7 @@ async function main(): Promise<number> {
       printed += 1;
     }
   }
+  if (filesWithSameSchema > 0) console.log(`${filesWithSameSchema} more files have the same schema.`);
   return 0;
 }
 

@@ -69,8 +69,13 @@ export function toErrorResponse(error: unknown, requestId: string): APIGatewayPr
 
   const mapped = mapServiceError(error);
   if (mapped) {
-    const log = mapped.code.status >= 500 ? logger.error.bind(logger) : logger.warn.bind(logger);
-    log('Request failed', { statusCode: mapped.code.status, errorCode: mapped.code.code, error });
+    const details = { statusCode: mapped.code.status, errorCode: mapped.code.code };
+    if (mapped.code.status >= 500) {
+      logger.error('Request failed', { ...details, error });
+    } else {
+      // A rejected request is the caller's mistake: its messages are enough, a stack trace is noise.
+      logger.warn('Request rejected', { ...details, errorName: (error as Error).name, reasons: mapped.messages });
+    }
     return upapiResponse(mapped.code, mapped.messages, requestId);
   }
 

@@ -1,6 +1,6 @@
 import './polyfills.js';
 import { createReadStream } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
@@ -129,7 +129,8 @@ export async function startEmbeddedRuntime(options: EmbeddedRuntimeOptions): Pro
   });
 
   const endpoints = { dynamodb: dynamo.endpoint, s3: s3.endpoint, stepfunctions: sfn.endpoint };
-  await writeFile(join(dataDir, 'endpoints.json'), `${JSON.stringify({ api: api.url, ...endpoints }, null, 2)}\n`);
+  const endpointsFile = join(dataDir, 'endpoints.json');
+  await writeFile(endpointsFile, `${JSON.stringify({ api: api.url, ...endpoints }, null, 2)}\n`);
 
   let closed = false;
   return {
@@ -149,6 +150,8 @@ export async function startEmbeddedRuntime(options: EmbeddedRuntimeOptions): Pro
       );
       await s3.stop();
       await dynamo.stop();
+      // The endpoints die with this process; a stale file would send the ingest CLI to a closed port.
+      await rm(endpointsFile, { force: true });
     },
   };
 }
