@@ -118,8 +118,9 @@ export async function ingestNdjson(options: IngestOptions): Promise<IngestResult
       }
       records.push(parsed);
       recordLines.push(lineNumber);
+      // Checked per line, not per chunk: one input chunk can hold thousands of records.
+      if (records.length + batchFailures.length >= batchSize) await flush();
     }
-    if (records.length + batchFailures.length >= batchSize) await flush();
   }
   await flush();
 

@@ -125,6 +125,25 @@ describe('ingestNdjson', () => {
     expect(groups.flatMap((group) => group.fragments.map((fragment) => fragment.ingestedAt)).sort()).toEqual([1_700_000_000_001, 1_700_000_000_002]);
   });
 
+  it('writes in batches of batchSize within one input chunk', async () => {
+    const tenant: Tenant = { org: 'batching', sandbox: 'prod' };
+    const batchSizes: number[] = [];
+    const countingStore = {
+      putFragments: (...args: Parameters<ProfileStore['putFragments']>) => {
+        batchSizes.push(args[2].length);
+        return store.putFragments(...args);
+      },
+      putEvents: store.putEvents.bind(store),
+      addObservedPaths: store.addObservedPaths.bind(store),
+    };
+    const lines = Array.from({ length: 7 }, (_, index) => profileLine(`p${index}@example.com`));
+
+    const result = await ingestNdjson({ store: countingStore, tenant, datasetId: 'crm', kind: 'profile', input: text(lines.join('\n')), batchSize: 3 });
+
+    expect(result.written).toBe(7);
+    expect(batchSizes).toEqual([3, 3, 1]);
+  });
+
   it('collects field paths of stored records only, once per batch', async () => {
     const tenant: Tenant = { org: 'paths', sandbox: 'prod' };
     const calls: string[] = [];
