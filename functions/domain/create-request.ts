@@ -8,9 +8,10 @@ import {
   PROFILE_SCHEMA_NAME,
   SEGMENT_STATUSES,
 } from './job.js';
+import { MERGE_POLICIES } from './merge-policy.js';
 
 /** Merge policies every sandbox has, with the versions that exist of each. */
-export const KNOWN_MERGE_POLICIES: readonly MergePolicyRef[] = [{ id: DEFAULT_MERGE_POLICY_ID, version: 1 }];
+export const KNOWN_MERGE_POLICIES: readonly MergePolicyRef[] = MERGE_POLICIES.map(({ id, version }) => ({ id, version }));
 
 /** Upper bound on `filter.segments`; Adobe documents none, and a longer list is almost certainly a mistake. */
 export const MAX_SEGMENTS_PER_JOB = 100;

@@ -25,7 +25,8 @@ export const DEFAULT_MERGE_POLICY: MergePolicy = {
   isDefault: true,
 };
 
-const MERGE_POLICIES: readonly MergePolicy[] = [DEFAULT_MERGE_POLICY];
+/** Every merge policy a sandbox has; request validation accepts exactly these ids and versions. */
+export const MERGE_POLICIES: readonly MergePolicy[] = [DEFAULT_MERGE_POLICY];
 
 /** Returns the merge policy with this id (and version, when given), or undefined when none exists. */
 export function findMergePolicy(id: string, version?: number): MergePolicy | undefined {
