@@ -86,10 +86,10 @@ export async function loadSchemas(directory: string = SCHEMAS_DIRECTORY): Promis
 /**
  * Builds the type table for both record kinds from the schema documents.
  *
- * A field that cannot be represented is left out of the table. That is a `$ref` back into a
- * schema that is still being expanded (a cycle), an object with no properties that is not a map,
- * or a schema with no type, such as the JSON-LD `@context` rules, which only use `oneOf`. The
- * export treats data at such a path as unknown and writes it as a JSON column.
+ * A field that cannot be represented is left out of the table. Such fields are a `$ref` back into
+ * a schema that is still being expanded (a cycle), and an object with no properties that is not a
+ * map. A schema with no type is left out too, for example the JSON-LD `@context` rules, which only
+ * use `oneOf`. The export treats data at such a path as unknown and writes it as a JSON column.
  */
 export function buildTypeTable(documents: ReadonlyMap<string, JsonObject>): { table: XdmTypeTable; leftOut: string[] } {
   const profile = buildRootNode(documents, SEEDS.profile);

@@ -3,9 +3,10 @@
  *
  *   npm run ingest -- --org ORG [--sandbox SANDBOX] --dataset DATASET_ID FILE.ndjson [--events]
  *
- * DynamoDB endpoint: AWS_ENDPOINT_URL_DYNAMODB when set; else AWS itself when PROFILES_TABLE_NAME
- * is set (credentials and region from the SDK's usual chain); else the embedded runtime's
- * `endpoints.json` in DATA_DIR (default `.data`), which `npm start` writes.
+ * DynamoDB endpoint, in order of precedence:
+ * - AWS_ENDPOINT_URL_DYNAMODB, when set;
+ * - AWS itself when PROFILES_TABLE_NAME is set, with credentials and region from the SDK's chain;
+ * - the embedded runtime's `endpoints.json` in DATA_DIR (default `.data`), written by `npm start`.
  * Exit status: 0 when every line was stored, 1 when a line failed or the ingest stopped, 2 on
  * invalid arguments.
  */

@@ -48,10 +48,13 @@ const DATE_PATTERN = /^(\d{4})-(\d{1,2})-(\d{1,2})$/;
  * `rowGroupSize` rows. A row is a projected profile, with `eventList` as an array of projected
  * events when the schema has that column.
  *
- * Each value must have the JSON type its XDM type declares: a string for `string`, an RFC 3339
- * string with offset for `date-time` (stored in milliseconds, finer digits are truncated), a
- * `YYYY-MM-DD` string for `date` (one-digit month and day allowed), an integer number in range for the sized integers, a number for
- * `double`, a boolean for `boolean`, an object for structs and maps, and an array for lists.
+ * Each value must have the JSON type its XDM type declares:
+ * - `string`: a string; `boolean`: a boolean; `double`: a number;
+ * - the sized integers: an integer number within the type's range;
+ * - `date-time`: an RFC 3339 string with offset, stored in milliseconds (finer digits are cut);
+ * - `date`: a `YYYY-MM-DD` string, with one-digit month and day allowed;
+ * - structs and maps: an object; lists: an array.
+ *
  * Anything else is written as null and counted in `coercionFailures`, so one bad record neither
  * fails the export nor puts a wrong value in the file. JSON columns take any value. Fields the
  * schema does not list are not written.

@@ -74,7 +74,7 @@ const FALLBACK_PATHS: Readonly<Record<XdmRecordKind, readonly string[]>> = {
  *   (`identityMap.ECID.id`).
  * - A path the XDM schemas do not define becomes a JSON leaf at that path, nested under the
  *   segments before it, and is listed in `jsonColumns`.
- * - With `eventList`, a last column `eventList` holds a list of structs of the event fields,
+ * - With `eventList`, a last column `eventList` contains a list of structs of the event fields,
  *   built by the same rules against the ExperienceEvent type tree. It replaces any profile
  *   field of that name.
  */

@@ -12,7 +12,7 @@ import { deleteJobBatches } from './job-cleanup.js';
  * for the status it finds.
  *
  * When the files cannot be deleted (S3 unavailable, say), the job still ends in its terminal
- * status: its batches have no manifest, so they are not published, and a FAILED job says so.
+ * status: its batches have no manifest, so they are not published, and a FAILED job reports it.
  */
 export async function settleUnsuccessfulJob(
   deps: WorkflowDependencies,

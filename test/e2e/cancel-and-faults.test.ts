@@ -28,7 +28,7 @@ describe('cancel and faults on the embedded runtime', () => {
   let s3: S3Client;
   let api: ApiClient;
 
-  /** An API client for another org, whose token the dev issuer signs. */
+  /** Returns an API client for `org`, with a token the dev issuer signs. */
   async function clientFor(org: string): Promise<ApiClient> {
     const token = await runtime.issuer.signToken({ orgs: [org] });
     return new ApiClient(`${runtime.apiUrl}/data/core/ups`, {

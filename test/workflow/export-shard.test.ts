@@ -65,8 +65,8 @@ describe('workflow steps', () => {
   });
 
   it('writes each segment member once when a shard step is retried', async () => {
-    // Two profiles of one bucket, each in another segment, so a page of one profile holds rows
-    // for one batch only.
+    // Two profiles of one bucket, each in another segment, so a page of one profile has rows for
+    // one batch only.
     const tenant = { org: 'RETRY000000000000000000000@AdobeOrg', sandbox: 'prod' };
     const ids = Array.from({ length: 20 }, (_, index) => `retry-${index}`)
       .filter((id) => bucketOf(`LOYALTYID:${id}`, 2) === 0)
@@ -89,7 +89,7 @@ describe('workflow steps', () => {
     await beginExport({ tenant, jobId: job.id });
     const start: ShardState = { tenant, jobId: job.id, shard: 0 };
 
-    // The first attempt reads the whole shard and writes a file to each batch, then is lost; the
+    // The first attempt reads the whole shard, writes a file to each batch and is then lost. The
     // retry stops after one page, so under the same file names it has rows for one batch only.
     await exportShard(start, plenty);
     const retried = await exportShard(start, noTimeLeft);
