@@ -228,7 +228,7 @@ export class ProfileStore {
     // Events up to and including the page's last profile id, which includes event-only profiles
     // that sort between the fragment profiles of this page and the previous one.
     // NOTE: all of them are read into memory at once, so a page of profiles with very many events
-    // is large; lower EXPORT_PAGE_SIZE for event-heavy tenants until events are paged too.
+    // is large. Lower EXPORT_PAGE_SIZE for event-heavy tenants until events are paged too.
     const lastProfileId = fragmentGroups.at(-1)?.profileId;
     let events: Item[] = [];
     if (lastProfileId !== undefined) {

@@ -55,17 +55,13 @@ export function createProfileExporter(job: JobRecord): ProfileExporter {
       if (!selection) return undefined;
 
       const profile = stored.fragments.length > 0 ? mergeStoredFragments(stored) : emptyProfileOf(stored);
-      const row = project(profile, profileFields);
+      let row = project(profile, profileFields);
       if (eventList !== undefined) {
         const events = stored.events
           .filter((event) => filter.keepEvent(event.ingestedAt))
           .map((event) => project(JSON.parse(event.body) as XdmRecord, eventFields));
         // A copy, because project() returns the merged profile itself when all fields are exported.
-        return {
-          batchIds: batchIdsOf(selection.matchedSelectors),
-          row: { ...row, [EVENT_LIST_COLUMN]: events },
-          namespaces: identityNamespaces(profile),
-        };
+        row = { ...row, [EVENT_LIST_COLUMN]: events };
       }
       return { batchIds: batchIdsOf(selection.matchedSelectors), row, namespaces: identityNamespaces(profile) };
     },

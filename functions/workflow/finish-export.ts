@@ -30,9 +30,9 @@ export async function finishExport(input: FinishExportInput, deps: WorkflowDepen
     return;
   }
 
-  const exportEnd = Date.now();
-  const totals = sumShardTotals(input.shardResults ?? []);
+  // The shards are done when this step starts, so publishing starts where the profile export ends.
   const publishStart = Date.now();
+  const totals = sumShardTotals(input.shardResults ?? []);
   const manifestRows = await publishBatches(deps, job);
   if (manifestRows !== totals.rows) {
     logger.warn('Rows in the manifests differ from the rows the shard steps counted', { manifestRows, counted: totals.rows });
@@ -41,7 +41,7 @@ export async function finishExport(input: FinishExportInput, deps: WorkflowDepen
   const metrics: JobMetrics = {
     ...job.metrics,
     totalTime: span(job.metrics.totalTime?.startTimeInMs ?? job.creationTime, now),
-    profileExportTime: span(job.metrics.profileExportTime?.startTimeInMs ?? job.creationTime, exportEnd),
+    profileExportTime: span(job.metrics.profileExportTime?.startTimeInMs ?? job.creationTime, publishStart),
     aCPDatasetWriteTime: span(publishStart, now),
     totalExportedProfileCounter: manifestRows,
     exportedProfileByNamespaceCounter: totals.byNamespace,
